@@ -1,0 +1,1 @@
+"""TapStack's Lambda code: one bundle, four handlers (see handlers/README.md)."""

@@ -1,0 +1,1 @@
+"""The stack under test: packaging, deploy, discovery, outputs, emulator gaps, evidence."""
