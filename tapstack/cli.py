@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     if not args.debug:
         # botocore and urllib3 are chatty at INFO; their details matter only when debugging.
-        for noisy in ("botocore", "boto3", "urllib3"):
+        for noisy in ("botocore", "boto3", "urllib3", "cfnlint"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
     try:
