@@ -1,8 +1,8 @@
 """Just enough of CloudFormation's intrinsic functions to read values before a deploy.
 
 Resolves ``Ref`` to a parameter or pseudo parameter, ``Fn::Sub`` and ``Fn::Join`` over
-those. Anything else (``Fn::GetAtt``, ``Fn::If``, imports) is only known after a deploy:
-``resolve`` returns ``UNRESOLVED`` for it.
+those, and evaluates the template's conditions. Anything else (``Fn::GetAtt``, ``Fn::If``,
+imports) is only known after a deploy: ``resolve`` returns ``UNRESOLVED`` for it.
 """
 
 import re
@@ -26,21 +26,39 @@ def pseudo_parameters() -> dict[str, str]:
     }
 
 
-def resolve(value, parameters: Mapping[str, str]):
-    """The literal ``value`` stands for, or ``UNRESOLVED`` when it needs a deployed stack."""
+def resolve(value, parameters: Mapping[str, str], template: Mapping | None = None):
+    """The literal ``value`` stands for, or ``UNRESOLVED`` when it needs a deployed stack.
+
+    ``Ref: AWS::NoValue`` resolves to None (the property is absent). ``Fn::If`` is resolved
+    only when ``template`` is given, since its condition lives there.
+    """
     if not isinstance(value, dict):
         return value
     if len(value) != 1:
         return UNRESOLVED
 
     ((function, argument),) = value.items()
+    if function == "Ref" and argument == "AWS::NoValue":
+        return None
     if function == "Ref":
         return _ref(argument, parameters)
+    if function == "Fn::If" and template is not None:
+        return _if(argument, parameters, template)
     if function == "Fn::Sub":
         return _sub(argument, parameters)
     if function == "Fn::Join":
         return _join(argument, parameters)
     return UNRESOLVED
+
+
+def _if(argument, parameters, template):
+    if not (isinstance(argument, list) and len(argument) == 3):
+        return UNRESOLVED
+    condition, when_true, when_false = argument
+    holds = condition_holds(template, condition, parameters)
+    if holds is UNRESOLVED:
+        return UNRESOLVED
+    return resolve(when_true if holds else when_false, parameters, template)
 
 
 def _ref(name, parameters):
@@ -101,3 +119,31 @@ def is_true(value, parameters: Mapping[str, str]):
     if isinstance(value, bool):
         return value
     return isinstance(value, str) and value.strip().lower() == "true"
+
+
+def condition_holds(template: Mapping, name: str, parameters: Mapping[str, str]):
+    """Whether the template's condition ``name`` is true; ``UNRESOLVED`` if unknowable."""
+    conditions = template.get("Conditions") or {}
+    if name not in conditions:
+        return UNRESOLVED
+    return _evaluate(conditions[name], template, parameters)
+
+
+def _evaluate(expression, template, parameters):
+    if not (isinstance(expression, dict) and len(expression) == 1):
+        return resolve(expression, parameters)
+
+    ((function, argument),) = expression.items()
+    if function == "Condition":
+        return condition_holds(template, argument, parameters)
+    if function not in ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or"):
+        return resolve(expression, parameters)
+
+    values = [_evaluate(item, template, parameters) for item in argument]
+    if any(value is UNRESOLVED for value in values):
+        return UNRESOLVED
+    if function == "Fn::Equals":
+        return str(values[0]) == str(values[1])
+    if function == "Fn::Not":
+        return not values[0]
+    return all(values) if function == "Fn::And" else any(values)

@@ -12,6 +12,10 @@ from dataclasses import asdict, dataclass
 
 from botocore.exceptions import ClientError
 
+from tapstack.preflight.checks import resources_of_type
+from tapstack.preflight.checks.concurrency import planned_reservations
+from tapstack.preflight.inputs import effective_parameters
+from tapstack.preflight.intrinsics import is_true
 from tapstack.stack.errors import DeployError
 
 LOG = logging.getLogger(__name__)
@@ -135,6 +139,18 @@ GAPS: tuple[Gap, ...] = (
 )
 
 
+def markdown_table(gaps: tuple[Gap, ...] = GAPS) -> str:
+    """The gaps as the Markdown table README.md shows (a unit test keeps the two equal)."""
+    rows = [
+        "| gap | LocalStack | AWS | what the harness does |",
+        "| --- | --- | --- | --- |",
+    ]
+    for gap in gaps:
+        cells = (f"`{gap.id}` ({gap.service})", gap.localstack, gap.aws, gap.harness)
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows)
+
+
 def find_gap(gap_id: str) -> Gap:
     """The gap named ``gap_id``; KeyError if there is none."""
     for gap in GAPS:
@@ -160,17 +176,9 @@ class ConcurrencyAction:
 def wanted_reserved_concurrency(template: dict, parameters: dict[str, str]) -> dict[str, int]:
     """Each function's ReservedConcurrentExecutions in ``template``, resolved with
     ``parameters`` (then the parameters' defaults), by logical id."""
-    wanted = {}
-    for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::Lambda::Function":
-            continue
-        if not _condition_holds(resource.get("Condition"), template, parameters):
-            continue
-        raw = resource.get("Properties", {}).get("ReservedConcurrentExecutions")
-        value = _resolve(raw, template, parameters)
-        if value is not None:
-            wanted[logical_id] = int(value)
-    return wanted
+    values = effective_parameters(template, parameters)
+    reservations, _ = planned_reservations(template, values)
+    return {reservation.logical_id: reservation.value for reservation in reservations}
 
 
 def compensate_reserved_concurrency(
@@ -243,15 +251,11 @@ def _put_function_concurrency(lambda_client, logical_id: str, name: str, wanted:
 
 def wanted_point_in_time_recovery(template: dict, parameters: dict[str, str]) -> list[str]:
     """Logical ids of the tables whose template enables point-in-time recovery."""
+    values = effective_parameters(template, parameters)
     wanted = []
-    for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::DynamoDB::Table":
-            continue
-        if not _condition_holds(resource.get("Condition"), template, parameters):
-            continue
-        specification = resource.get("Properties", {}).get("PointInTimeRecoverySpecification")
-        enabled = (specification or {}).get("PointInTimeRecoveryEnabled")
-        if str(_resolve(enabled, template, parameters)).lower() == "true":
+    for logical_id, properties in resources_of_type(template, "AWS::DynamoDB::Table", values):
+        specification = properties.get("PointInTimeRecoverySpecification") or {}
+        if is_true(specification.get("PointInTimeRecoveryEnabled"), values) is True:
             wanted.append(logical_id)
     return wanted
 
@@ -285,53 +289,3 @@ def compensate_point_in_time_recovery(
         )
         enabled.append(name)
     return enabled
-
-
-# -- a small resolver for the intrinsics a property value may use -----------------------------
-
-
-def _resolve(value, template: dict, parameters: dict[str, str]):
-    if not isinstance(value, dict):
-        return value
-    if "Ref" in value:
-        return _parameter(value["Ref"], template, parameters)
-    if "Fn::If" in value:
-        condition, when_true, when_false = value["Fn::If"]
-        holds = _condition_holds(condition, template, parameters)
-        return _resolve(when_true if holds else when_false, template, parameters)
-    raise DeployError(f"cannot resolve {value!r}: only Ref and Fn::If are understood here")
-
-
-def _parameter(name: str, template: dict, parameters: dict[str, str]):
-    if name == "AWS::NoValue":
-        return None
-    if name in parameters:
-        return parameters[name]
-    declared = template.get("Parameters", {}).get(name)
-    if declared is None or "Default" not in declared:
-        raise DeployError(f"parameter {name} has no value and no default")
-    return declared["Default"]
-
-
-def _condition_holds(name: str | None, template: dict, parameters: dict[str, str]) -> bool:
-    if name is None:
-        return True
-    return bool(_evaluate(template.get("Conditions", {})[name], template, parameters))
-
-
-def _evaluate(expression, template: dict, parameters: dict[str, str]):
-    if not isinstance(expression, dict):
-        return expression
-    (function, argument), *_ = expression.items()
-    if function == "Fn::Equals":
-        left, right = (_evaluate(item, template, parameters) for item in argument)
-        return str(left) == str(right)
-    if function == "Fn::Not":
-        return not _evaluate(argument[0], template, parameters)
-    if function == "Fn::And":
-        return all(_evaluate(item, template, parameters) for item in argument)
-    if function == "Fn::Or":
-        return any(_evaluate(item, template, parameters) for item in argument)
-    if function == "Condition":
-        return _condition_holds(argument, template, parameters)
-    return _resolve(expression, template, parameters)

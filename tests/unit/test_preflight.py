@@ -595,13 +595,28 @@ def test_literal_reservations_count_and_functions_without_one_hold_nothing(templ
 
 def test_reservation_known_only_after_deploy_is_a_warning(template):
     properties = template["Resources"]["CleanupHistoryFunction"]["Properties"]
-    properties["ReservedConcurrentExecutions"] = {"Fn::If": ["HasAlarmEmail", 1, 2]}
+    properties["ReservedConcurrentExecutions"] = {"Fn::ImportValue": "shared-concurrency"}
 
     report = run_preflight(template, {}, account=AccountConcurrency(300, 300), lint=False)
 
     (finding,) = report.findings
     assert finding.severity is Severity.WARNING
     assert finding.resource == "CleanupHistoryFunction"
+
+
+def test_reservation_behind_a_condition_follows_the_parameters(template):
+    properties = template["Resources"]["CleanupHistoryFunction"]["Properties"]
+    properties["ReservedConcurrentExecutions"] = {"Fn::If": ["HasAlarmEmail", 250, 1]}
+    account = AccountConcurrency(300, 300)
+
+    without_email = run_preflight(template, {}, account=account, lint=False)
+    with_email = run_preflight(
+        template, {"AlarmEmail": "ops@example.com"}, account=account, lint=False
+    )
+
+    assert without_email.ok
+    (finding,) = with_email.errors
+    assert "CleanupHistoryFunction" in finding.message
 
 
 def test_negative_reservation_is_an_error(template):

@@ -11,13 +11,26 @@
 import json
 from collections.abc import Iterator, Mapping
 
+from tapstack.preflight.intrinsics import condition_holds
 
-def resources_of_type(template: Mapping, resource_type: str) -> Iterator[tuple[str, dict]]:
-    """Yield ``(logical_id, properties)`` of every resource of ``resource_type``."""
+
+def resources_of_type(
+    template: Mapping, resource_type: str, parameters: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, dict]]:
+    """Yield ``(logical_id, properties)`` of every resource of ``resource_type``.
+
+    With ``parameters``, a resource whose ``Condition`` is known to be false is left out:
+    the stack would not create it.
+    """
     for logical_id, resource in (template.get("Resources") or {}).items():
-        if isinstance(resource, dict) and resource.get("Type") == resource_type:
-            properties = resource.get("Properties")
-            yield logical_id, properties if isinstance(properties, dict) else {}
+        if not (isinstance(resource, dict) and resource.get("Type") == resource_type):
+            continue
+        condition = resource.get("Condition")
+        if parameters is not None and condition is not None:
+            if condition_holds(template, condition, parameters) is False:
+                continue
+        properties = resource.get("Properties")
+        yield logical_id, properties if isinstance(properties, dict) else {}
 
 
 def shown(value, limit: int = 120) -> str:

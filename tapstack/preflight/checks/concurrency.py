@@ -53,12 +53,15 @@ def planned_reservations(
 ) -> tuple[list[Reservation], list[Finding]]:
     """The reservations the template asks for, and findings for values that make no sense."""
     reservations, findings = [], []
-    for logical_id, properties in resources_of_type(template, "AWS::Lambda::Function"):
+    functions = resources_of_type(template, "AWS::Lambda::Function", parameters)
+    for logical_id, properties in functions:
         if PROPERTY not in properties:
             continue
         raw = properties[PROPERTY]
         parameter = raw.get("Ref") if isinstance(raw, dict) else None
-        value = resolve(raw, parameters)
+        value = resolve(raw, parameters, template)
+        if value is None:
+            continue  # Fn::If chose AWS::NoValue: the function reserves nothing
         where = f"parameter {parameter}" if parameter else "the template"
 
         if value is UNRESOLVED:
