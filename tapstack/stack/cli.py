@@ -5,12 +5,12 @@ import json
 import logging
 
 from tapstack import aws
-from tapstack.errors import ConfigurationError
 from tapstack.exitcodes import ExitStatus
+from tapstack.preflight.inputs import parse_overrides
 from tapstack.stack import deploy as deploying
 from tapstack.stack import discovery
 from tapstack.stack.errors import DiscoveryError
-from tapstack.stack.gaps import GAPS
+from tapstack.stack.gaps import GAPS, markdown_table
 from tapstack.stack.outputs import read_outputs
 
 LOG = logging.getLogger(__name__)
@@ -35,12 +35,12 @@ def register(subparsers) -> None:
         help="parameter set: a name in template/parameters/ or a path (default: localstack)",
     )
     deploy.add_argument(
-        "--set",
+        "--parameter",
         dest="overrides",
         action="append",
         default=[],
-        metavar="NAME=VALUE",
-        help="override one parameter; may be repeated",
+        metavar="KEY=VALUE",
+        help="override one parameter of the set; may be repeated (as for preflight)",
     )
     deploy.add_argument(
         "--skip-preflight",
@@ -81,6 +81,7 @@ def register(subparsers) -> None:
         description="Known differences between LocalStack and AWS that touch TapStack.",
     )
     gaps.add_argument("--json", action="store_true", help="print JSON")
+    gaps.add_argument("--markdown", action="store_true", help="print the table README.md shows")
     gaps.set_defaults(func=_gaps)
 
 
@@ -112,7 +113,7 @@ def _deploy(args) -> int:
         stack_name=args.stack_name,
         suffix=args.suffix,
         parameter_set=args.parameters,
-        overrides=_parse_overrides(args.overrides),
+        overrides=parse_overrides(args.overrides),
         skip_preflight=args.skip_preflight,
     )
     outputs = _read_and_write_outputs(endpoint, result.stack_name)
@@ -199,6 +200,9 @@ def _gaps(args) -> int:
     if args.json:
         print(json.dumps([gap.as_dict() for gap in GAPS], indent=2))
         return ExitStatus.OK
+    if args.markdown:
+        print(markdown_table())
+        return ExitStatus.OK
     for gap in GAPS:
         print(f"{gap.id} ({gap.service}, measured on {gap.version})")
         print(f"  LocalStack: {gap.localstack}")
@@ -217,13 +221,3 @@ def _read_and_write_outputs(endpoint: str, stack_name: str):
     path = outputs.write()
     LOG.info("outputs written to %s", path)
     return outputs
-
-
-def _parse_overrides(pairs: list[str]) -> dict[str, str]:
-    overrides = {}
-    for pair in pairs:
-        name, separator, value = pair.partition("=")
-        if not separator or not name:
-            raise ConfigurationError(f"--set {pair!r} is not NAME=VALUE")
-        overrides[name] = value
-    return overrides

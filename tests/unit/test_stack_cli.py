@@ -36,7 +36,7 @@ def test_every_stack_subcommand_has_help(command, capsys):
 
 
 def test_deploy_rejects_an_override_without_a_value(capsys):
-    status = main(["deploy", "--endpoint", "http://127.0.0.1:1", "--set", "NoEquals"])
+    status = main(["deploy", "--endpoint", "http://127.0.0.1:1", "--parameter", "NoEquals"])
 
     assert status == ExitStatus.USAGE
-    assert "NAME=VALUE" in capsys.readouterr().err
+    assert "is not KEY=VALUE" in capsys.readouterr().err
