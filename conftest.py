@@ -20,21 +20,70 @@ import pytest
 LOG = logging.getLogger(__name__)
 
 
+RUN_VARIABLE = "TAPSTACK_TEST_RUN"
+RUN_RECORD = "test-run.json"
+
+
+def pytest_configure(config):
+    # The main process (plain pytest, or xdist's controller) names the run before any
+    # worker starts; workers inherit the variable and record what they start under it.
+    if not hasattr(config, "workerinput"):
+        os.environ[RUN_VARIABLE] = uuid.uuid4().hex
+
+
+def pytest_sessionfinish(session):
+    """Stop what this run started, once, from the main process, after every worker is done."""
+    if hasattr(session.config, "workerinput"):
+        return
+    with _state_lock("test-run.lock") as folder:
+        record = _read_json(folder / RUN_RECORD)
+        if record.get("run_id") != os.environ.get(RUN_VARIABLE):
+            return
+        (folder / RUN_RECORD).unlink()
+    _finish_run(record)
+
+
+def _finish_run(record: dict) -> None:
+    from tapstack import runtime
+    from tapstack.stack import deploy
+
+    stack_name = record.get("delete_stack")
+    if stack_name:
+        try:
+            deploy.delete(record["endpoint"], stack_name)
+        except Exception as exc:  # noqa: BLE001 - cleanup must not hide the test results
+            LOG.warning("could not delete stack %s: %s", stack_name, exc)
+    if record.get("started_localstack"):
+        runtime.down(runtime.RuntimeSettings.from_env())
+
+
+def _record_for_run(**facts) -> None:
+    """Remember, for ``pytest_sessionfinish``, something this run must undo at its end."""
+    with _state_lock("test-run.lock") as folder:
+        path = folder / RUN_RECORD
+        record = _read_json(path)
+        if record.get("run_id") != os.environ.get(RUN_VARIABLE):
+            record = {"run_id": os.environ.get(RUN_VARIABLE)}
+        record.update(facts)
+        _write_json(path, record)
+
+
 @pytest.fixture(scope="session")
 def localstack():
     """A ready LocalStack for the session, as a ``tapstack.runtime.Runtime``.
 
     Reuses one that already runs (external endpoint, or one ``tapstack up`` started) and
-    leaves it running; one this fixture starts is stopped when the session ends.
+    leaves it running. One that this run starts is stopped when the whole run ends, by the
+    main process, so parallel workers (pytest-xdist) share it to the last test.
     """
     from tapstack import runtime
 
     settings = runtime.RuntimeSettings.from_env()
     started = runtime.up(settings)
     LOG.info("LocalStack (%s mode) at %s", started.mode, started.endpoint)
-    yield started
     if started.started:
-        runtime.down(settings)
+        _record_for_run(started_localstack=True, endpoint=started.endpoint)
+    return started
 
 
 # -- the deployed stack and what the tests use to drive it ---------------------------------
@@ -105,61 +154,25 @@ def deployed_stack(localstack, aws_clients):
     Discovered and reused when its content hash matches the template, parameters and
     handlers; updated when it does not; created when there is none (``TAPSTACK_STACK_NAME``
     chooses among several). Kept at the end unless ``TAPSTACK_KEEP_STACK=0``, in which case
-    the last xdist worker to finish deletes it.
+    the main process deletes it once every worker is done.
     """
     from tapstack.stack import deploy
 
-    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    run_id = os.environ.get(RUN_VARIABLE)
     with _state_lock("deploy.lock") as folder:
         marker = folder / "deployed-stack.json"
         record = _read_json(marker)
-        same_run = run_id is not None and record.get("run_id") == run_id
-        if same_run:
+        if record.get("run_id") == run_id:
             # Another worker of this run deployed already: use exactly that stack.
             result = deploy.DeployResult(record["stack_name"], "reused", record["hash"], 0.0)
         else:
             result = deploy.deploy(localstack.endpoint)
             LOG.info("stack %s %s in %.1f s", result.stack_name, result.action, result.seconds)
-        users = record.get("users", 0) + 1 if same_run else 1
-        _write_json(
-            marker,
-            {
-                "run_id": run_id,
-                "stack_name": result.stack_name,
-                "hash": result.content_hash,
-                "users": users,
-            },
-        )
-
-    yield result
-
-    with _state_lock("deploy.lock") as folder:
-        marker = folder / "deployed-stack.json"
-        record = _read_json(marker)
-        remaining = max(record.get("users", 1) - 1, 0)
-        if remaining == 0 and os.environ.get(KEEP_STACK_VARIABLE, "1") == "0":
-            deploy.delete(localstack.endpoint, result.stack_name)
-        record["users"] = remaining
-        _write_json(marker, record)
-    if run_id is not None:
-        _wait_for_other_workers(marker)
-
-
-def _wait_for_other_workers(marker, timeout: float = 1800) -> None:
-    # The xdist worker that started LocalStack stops it when its own session ends (the
-    # ``localstack`` fixture's teardown runs after this one). Holding every worker here
-    # until all are done with the stack keeps LocalStack up for the slower ones.
-    from tapstack.waiters import Poll, WaitTimeout, wait_for
-
-    def probe() -> Poll:
-        with _state_lock("deploy.lock"):
-            users = _read_json(marker).get("users", 0)
-        return Poll(users == 0, f"{users} worker(s) still using the stack")
-
-    try:
-        wait_for("the other xdist workers to finish", probe, timeout=timeout, interval=0.5)
-    except WaitTimeout as exc:
-        LOG.warning("%s; going on", exc)
+            record = {"run_id": run_id, "stack_name": result.stack_name}
+            _write_json(marker, {**record, "hash": result.content_hash})
+            if os.environ.get(KEEP_STACK_VARIABLE, "1") == "0":
+                _record_for_run(delete_stack=result.stack_name, endpoint=localstack.endpoint)
+    return result
 
 
 def _read_json(path) -> dict:
