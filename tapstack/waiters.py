@@ -89,8 +89,10 @@ def wait_for(
     )
     try:
         return retrying(attempt).observed
-    except RetryError as exc:
-        raise WaitTimeout(description, timeout, last.observed) from exc
+    except RetryError:
+        # tenacity's RetryError holds only the last Poll, which the message already shows;
+        # chaining it would double the traceback a failed test prints and add nothing.
+        raise WaitTimeout(description, timeout, last.observed) from None
 
 
 def wait_for_value(
