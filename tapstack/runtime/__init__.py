@@ -42,13 +42,19 @@ LOG = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Runtime:
-    """A ready LocalStack: how it runs, where, why this mode, and whether this call started it."""
+    """A ready LocalStack: how it runs, where, why this mode, and whether this call started it.
+
+    ``lambda_python`` (host mode only) is the interpreter its Lambda environments run on,
+    ``lambda_python_source`` where that choice comes from.
+    """
 
     mode: str
     endpoint: str
     reason: str
     started: bool
     log_path: Path | None
+    lambda_python: str | None = None
+    lambda_python_source: str | None = None
 
 
 def up(settings: RuntimeSettings | None = None, probes: Probes | None = None) -> Runtime:
@@ -75,7 +81,7 @@ def up(settings: RuntimeSettings | None = None, probes: Probes | None = None) ->
             reason = f"{reason}; LocalStack already answers at {endpoint} ({who}): nothing to start"
             LOG.info("%s", reason)
             _wait_ready_or_fail(endpoint, settings.ready_timeout, log_path)
-            return Runtime(mode, endpoint, reason, started=False, log_path=log_path)
+            return _runtime(settings, mode, reason, started=False)
 
         if host.read_pid_file(settings) is not None:
             LOG.warning("a LocalStack started earlier does not answer at %s; stopping it", endpoint)
@@ -85,9 +91,9 @@ def up(settings: RuntimeSettings | None = None, probes: Probes | None = None) ->
             seconds = docker_mode.start(settings)
         else:
             seconds = host.start(settings)
-    reason = f"{reason}; started, ready in {seconds:.1f} s"
+        ready = _runtime(settings, mode, f"{reason}; started, ready in {seconds:.1f} s", True)
     LOG.info("LocalStack ready at %s", endpoint)
-    return Runtime(mode, endpoint, reason, started=True, log_path=log_path)
+    return ready
 
 
 def down(settings: RuntimeSettings | None = None) -> bool:
@@ -113,6 +119,7 @@ def status(settings: RuntimeSettings | None = None, probes: Probes | None = None
     endpoint = settings.endpoint if mode == "external" else settings.local_endpoint
     health = fetch_health(endpoint) if endpoint else None
     record = host.read_pid_file(settings)
+    lambda_python, lambda_python_source = _lambda_python(settings, mode)
     return {
         "mode": mode,
         "reason": reason,
@@ -125,7 +132,30 @@ def status(settings: RuntimeSettings | None = None, probes: Probes | None = None
         "pid": record["pid"] if record else None,
         "started_by_tapstack": record is not None or settings.docker_marker_path.exists(),
         "log_path": str(settings.log_path) if mode == "host" else None,
+        "lambda_python": lambda_python,
+        "lambda_python_source": lambda_python_source,
     }
+
+
+def _runtime(settings: RuntimeSettings, mode: str, reason: str, started: bool) -> Runtime:
+    lambda_python, lambda_python_source = _lambda_python(settings, mode)
+    return Runtime(
+        mode=mode,
+        endpoint=settings.local_endpoint,
+        reason=reason,
+        started=started,
+        log_path=settings.log_path if mode == "host" else None,
+        lambda_python=lambda_python,
+        lambda_python_source=lambda_python_source,
+    )
+
+
+def _lambda_python(settings: RuntimeSettings, mode: str) -> tuple[str | None, str | None]:
+    # Only host mode runs Lambda environments on a host interpreter; docker and external
+    # LocalStacks run them in containers.
+    if mode != "host":
+        return None, None
+    return host.lambda_python_in_use(settings)
 
 
 def _who_runs_it(settings: RuntimeSettings) -> str:

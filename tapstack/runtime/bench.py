@@ -28,7 +28,9 @@ READY_HOOKS: list[Callable[[str], dict[str, float]]] = []
 def _scratch_settings(settings: RuntimeSettings, scratch: Path) -> RuntimeSettings:
     bench = settings.with_changes(state_dir=scratch, mode="host")
     bench.localstack_dir.mkdir(parents=True, exist_ok=True)
+    # The two virtual environments take a minute to build and are not what is measured.
     bench.venv_dir.symlink_to(settings.venv_dir, target_is_directory=True)
+    bench.lambda_venv_dir.symlink_to(settings.lambda_venv_dir, target_is_directory=True)
     return bench
 
 

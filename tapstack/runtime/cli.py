@@ -41,7 +41,7 @@ def register(subparsers) -> None:
 
     prov = subparsers.add_parser(
         "provision",
-        help="prepare host mode: LocalStack's venv, DynamoDB Local, a JRE link, the agent",
+        help="prepare host mode: LocalStack's and Lambda's venvs, DynamoDB Local, a JRE, the agent",
         description="Host-mode provisioning only; each step is reused when already done.",
     )
     _add_runtime_options(prov)
@@ -121,6 +121,8 @@ def cmd_up(args) -> int:
         "reason": started.reason,
         "started": started.started,
         "log_path": started.log_path,
+        "lambda_python": started.lambda_python,
+        "lambda_python_source": started.lambda_python_source,
     }
     lines = [
         f"mode:     {started.mode} ({started.reason})",
@@ -128,6 +130,8 @@ def cmd_up(args) -> int:
     ]
     if started.log_path:
         lines.append(f"log:      {started.log_path}")
+    if started.lambda_python:
+        lines.append(f"lambda:   {started.lambda_python} ({started.lambda_python_source})")
     _print(args, document, lines)
     return ExitStatus.OK
 
@@ -160,6 +164,8 @@ def cmd_status(args) -> int:
         lines.append(f"pid:      {document['pid']} (started by tapstack up)")
     if document["log_path"]:
         lines.append(f"log:      {document['log_path']}")
+    if document["lambda_python"]:
+        lines.append(f"lambda:   {document['lambda_python']} ({document['lambda_python_source']})")
     _print(args, document, lines)
     return ExitStatus.OK if document["ready"] else ExitStatus.RUNTIME
 

@@ -99,6 +99,8 @@ def _write_pid_file(settings: RuntimeSettings, pid: int) -> None:
         "start_ticks": processes.start_ticks(pid),
         "port": settings.port,
         "log": str(settings.log_path),
+        "lambda_python": settings.lambda_python,
+        "lambda_python_source": settings.lambda_python_source,
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     settings.pid_path.write_text(json.dumps(record, indent=2) + "\n")
@@ -140,6 +142,12 @@ def spawn(settings: RuntimeSettings) -> subprocess.Popen:
     """Start LocalStack in its own session and process group, output to the log file."""
     _rotate_log(settings.log_path)
     settings.filesystem_root.mkdir(parents=True, exist_ok=True)
+    if not settings.lambda_python_override and not Path(settings.lambda_python).exists():
+        LOG.warning(
+            "the Lambda runtime venv %s is not built, so Lambda functions will fail; "
+            "run `tapstack provision` or set TAPSTACK_LAMBDA_PYTHON",
+            settings.lambda_venv_dir,
+        )
     command = [str(settings.venv_dir / "bin" / "python"), "-m", "localstack.runtime.main"]
     with open(settings.log_path, "ab") as log:
         process = subprocess.Popen(
@@ -153,6 +161,9 @@ def spawn(settings: RuntimeSettings) -> subprocess.Popen:
         )
     _write_pid_file(settings, process.pid)
     LOG.info("started LocalStack (pid %s), log %s", process.pid, settings.log_path)
+    LOG.info(
+        "Lambda functions run on %s (%s)", settings.lambda_python, settings.lambda_python_source
+    )
     return process
 
 
@@ -212,6 +223,18 @@ def stop(settings: RuntimeSettings, grace: float = 20.0) -> bool:
     stopped = processes.stop_family(pgid, owner_entry(settings), grace=grace)
     settings.pid_path.unlink(missing_ok=True)
     return stopped
+
+
+def lambda_python_in_use(settings: RuntimeSettings) -> tuple[str, str]:
+    """The interpreter host-mode Lambda uses and where it comes from.
+
+    For a LocalStack that ``up`` started, what it was started with (its pid file); else
+    what a start with these settings would use.
+    """
+    record = read_pid_file(settings) or {}
+    if record.get("lambda_python"):
+        return record["lambda_python"], record.get("lambda_python_source", "")
+    return settings.lambda_python, settings.lambda_python_source
 
 
 def running_status(settings: RuntimeSettings) -> dict:

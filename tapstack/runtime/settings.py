@@ -1,7 +1,6 @@
 """Runtime settings from the environment, and the folders host mode keeps in the state dir."""
 
 import os
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,16 +33,22 @@ REQUIRED_SERVICES = (
 DEFAULT_PORT = 4566
 DEFAULT_READY_TIMEOUT = 120.0
 
+LAMBDA_PYTHON_VARIABLE = "TAPSTACK_LAMBDA_PYTHON"
+
 
 @dataclass(frozen=True)
 class RuntimeSettings:
-    """Where and how LocalStack runs; ``from_env`` reads the ``TAPSTACK_*`` variables."""
+    """Where and how LocalStack runs; ``from_env`` reads the ``TAPSTACK_*`` variables.
+
+    ``lambda_python_override`` is ``TAPSTACK_LAMBDA_PYTHON``; without it, host-mode Lambda
+    environments run on the Lambda runtime venv that provisioning builds (``lambda_python``).
+    """
 
     mode: str = "auto"
     endpoint: str | None = None
     port: int = DEFAULT_PORT
     state_dir: Path = field(default_factory=paths.state_dir)
-    lambda_python: str = sys.executable
+    lambda_python_override: str | None = None
     ready_timeout: float = DEFAULT_READY_TIMEOUT
 
     def __post_init__(self):
@@ -64,7 +69,7 @@ class RuntimeSettings:
             "endpoint": (env.get("AWS_ENDPOINT_URL") or "").strip() or None,
             "port": _int_setting("TAPSTACK_PORT", env.get("TAPSTACK_PORT"), DEFAULT_PORT),
             "state_dir": paths.state_dir(),
-            "lambda_python": env.get("TAPSTACK_LAMBDA_PYTHON") or sys.executable,
+            "lambda_python_override": (env.get(LAMBDA_PYTHON_VARIABLE) or "").strip() or None,
             "ready_timeout": _float_setting(
                 "TAPSTACK_READY_TIMEOUT", env.get("TAPSTACK_READY_TIMEOUT"), DEFAULT_READY_TIMEOUT
             ),
@@ -90,6 +95,23 @@ class RuntimeSettings:
     @property
     def venv_dir(self) -> Path:
         return self.localstack_dir / "venv"
+
+    @property
+    def lambda_venv_dir(self) -> Path:
+        """The Lambda runtime venv: boto3 and its dependencies only, as AWS's python3.12 has."""
+        return self.localstack_dir / "lambda-venv"
+
+    @property
+    def lambda_python(self) -> str:
+        """The interpreter host-mode Lambda environments run on: the override, else the venv's."""
+        return self.lambda_python_override or str(self.lambda_venv_dir / "bin" / "python")
+
+    @property
+    def lambda_python_source(self) -> str:
+        """Where ``lambda_python`` comes from, in words for ``up`` and ``status``."""
+        if self.lambda_python_override:
+            return LAMBDA_PYTHON_VARIABLE
+        return "default: the Lambda runtime venv, boto3 only"
 
     @property
     def cache_dir(self) -> Path:

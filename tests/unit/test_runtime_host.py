@@ -6,12 +6,15 @@ import sys
 
 import pytest
 
+from tapstack import runtime
 from tapstack.runtime import RuntimeSettings, cli, host, processes
 
 
 @pytest.fixture
 def settings(tmp_path):
-    return RuntimeSettings(mode="host", port=4610, state_dir=tmp_path, lambda_python="/py/bin/py")
+    return RuntimeSettings(
+        mode="host", port=4610, state_dir=tmp_path, lambda_python_override="/py/bin/py"
+    )
 
 
 def test_localstack_environment_sets_host_mode_and_the_executor(settings):
@@ -27,6 +30,29 @@ def test_localstack_environment_sets_host_mode_and_the_executor(settings):
     assert env["LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC"] == host.ESM_POLL_INTERVAL
     assert "LAMBDA_LIMITS_CONCURRENT_EXECUTIONS" not in env
     assert env["PATH"] == "/bin"
+
+
+def test_localstack_environment_defaults_lambda_python_to_the_lambda_runtime_venv(tmp_path):
+    settings = RuntimeSettings(mode="host", state_dir=tmp_path)
+
+    env = host.localstack_environment(settings, base={"TAPSTACK_LAMBDA_PYTHON": ""})
+
+    assert env["TAPSTACK_LAMBDA_PYTHON"] == str(settings.lambda_venv_dir / "bin" / "python")
+
+
+def test_lambda_python_in_use_is_the_one_the_running_localstack_was_started_with(tmp_path):
+    # Started with the default; the caller now sets an override that only a restart uses.
+    started_with = RuntimeSettings(mode="host", state_dir=tmp_path)
+    started_with.localstack_dir.mkdir(parents=True)
+    host._write_pid_file(started_with, os.getpid())
+    now = started_with.with_changes(lambda_python_override="/opt/other/python")
+
+    in_use = host.lambda_python_in_use(now)
+    started_with.pid_path.unlink()
+    after_stop = host.lambda_python_in_use(now)
+
+    assert in_use == (started_with.lambda_python, started_with.lambda_python_source)
+    assert after_stop == ("/opt/other/python", "TAPSTACK_LAMBDA_PYTHON")
 
 
 def test_localstack_environment_passes_user_limits_through_and_drops_the_harness_venv(settings):
@@ -133,3 +159,47 @@ def test_cli_bench_accepts_benchmarks_from_other_modules():
 
     assert args.func(args) == 0
     assert set(bare.bench_parsers.choices) == {"runtime", "stack"}
+
+
+def test_cli_up_and_status_say_which_python_lambda_uses(monkeypatch, capsys, tmp_path):
+    ready = runtime.Runtime(
+        mode="host",
+        endpoint="http://127.0.0.1:4610",
+        reason="forced",
+        started=True,
+        log_path=tmp_path / "localstack.log",
+        lambda_python="/state/localstack/lambda-venv/bin/python",
+        lambda_python_source="the Lambda runtime venv (boto3 only)",
+    )
+    monkeypatch.setattr(cli.runtime, "up", lambda settings: ready)
+    monkeypatch.setattr(cli.runtime, "status", lambda settings: status_document(ready))
+    parser, _ = build_parser()
+
+    cli.cmd_up(parser.parse_args(["up"]))
+    up_output = capsys.readouterr().out
+    cli.cmd_status(parser.parse_args(["status"]))
+    status_output = capsys.readouterr().out
+    cli.cmd_status(parser.parse_args(["status", "--json"]))
+    status_json = json.loads(capsys.readouterr().out)
+
+    expected = "lambda:   /state/localstack/lambda-venv/bin/python (the Lambda runtime venv"
+    assert expected in up_output and expected in status_output
+    assert status_json["lambda_python"] == ready.lambda_python
+
+
+def status_document(ready):
+    return {
+        "mode": ready.mode,
+        "reason": ready.reason,
+        "endpoint": ready.endpoint,
+        "running": True,
+        "ready": True,
+        "version": "4.9.2",
+        "ready_services": [],
+        "missing_services": {},
+        "pid": 1,
+        "started_by_tapstack": True,
+        "log_path": str(ready.log_path),
+        "lambda_python": ready.lambda_python,
+        "lambda_python_source": ready.lambda_python_source,
+    }

