@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "tapstack.preflight.cli",
     "tapstack.runtime.cli",
     "tapstack.stack.cli",
+    "tapstack.bench.cli",
 )
 
 
