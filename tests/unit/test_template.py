@@ -7,6 +7,7 @@ import pytest
 from tapstack import aws, paths
 from tapstack.preflight.checks.lint import check_lint
 from tapstack.preflight.checks.parameters import check_parameters
+from tapstack.stack.outputs import REQUIRED_OUTPUTS
 
 ARCHITECTURE_PARAMETERS = [
     "EnvironmentSuffix",
@@ -37,22 +38,8 @@ ARCHITECTURE_LOGICAL_IDS = [
     "ApiKey",
     "UsagePlan",
 ]
-ARCHITECTURE_OUTPUTS = [
-    "ApiEndpoint",
-    "ApiId",
-    "ApiStageName",
-    "ApiKeyId",
-    "PriceHistoryTableName",
-    "AlertsTableName",
-    "NotificationTopicArn",
-    "CheckAlertsFailureQueueUrl",
-    "ProcessWebhookFunctionName",
-    "CheckAlertsFunctionName",
-    "SendNotificationFunctionName",
-    "CleanupHistoryFunctionName",
-    "CleanupScheduleRuleName",
-    "EnvironmentSuffix",
-]
+# The outputs the harness reads (tapstack/stack/outputs.py), as docs/architecture.md lists them.
+ARCHITECTURE_OUTPUTS = REQUIRED_OUTPUTS
 HANDLERS = {
     "ProcessWebhookFunction": "handlers.process_webhook.handler",
     "CheckAlertsFunction": "handlers.check_alerts.handler",
