@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Where `tapstack up` leaves LocalStack: the external endpoint, else the local gateway.
+ENDPOINT ?= $(or $(AWS_ENDPOINT_URL),http://127.0.0.1:$(or $(TAPSTACK_PORT),4566))
 
 .PHONY: help setup lint test-unit test-integration test-local test up down status preflight bench clean
 
@@ -22,7 +24,7 @@ lint: $(STAMP)  ## ruff on the whole tree
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-preflight: $(STAMP)  ## check the template with the LocalStack parameter set
+preflight: $(STAMP)  ## check the template with the LocalStack parameter set (no LocalStack needed)
 	$(BIN)/tapstack preflight --parameters localstack
 
 test-unit: $(STAMP)  ## fast tests, no LocalStack needed
@@ -40,9 +42,9 @@ status: $(STAMP)  ## which LocalStack runs, where, and whether it is ready
 test-integration: $(STAMP)  ## the integration suite (brings LocalStack up if needed)
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
-test-local: $(STAMP)  ## the main job: preflight, LocalStack up, deploy, end-to-end suite
-	$(BIN)/tapstack preflight --parameters localstack
+test-local: $(STAMP)  ## the main job: LocalStack up, preflight, deploy, end-to-end suite
 	$(BIN)/tapstack up
+	$(BIN)/tapstack preflight --parameters localstack --endpoint $(ENDPOINT)
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
 test: $(STAMP)  ## every test: unit and integration

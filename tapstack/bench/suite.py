@@ -1,7 +1,7 @@
 """Wall time of the main job, ``make test-local``, as a user runs it.
 
-The job's steps (``tapstack preflight --parameters localstack``, ``tapstack up``, ``pytest
-tests/integration``) run as subprocesses with the same interpreter, in four
+The job's steps (``tapstack up``, ``tapstack preflight --parameters localstack --endpoint
+URL``, ``pytest tests/integration``) run as subprocesses with the same interpreter, in four
 configurations:
 
 - ``cold-serial``, ``cold-n2``: no LocalStack running and no stack deployed (the scratch
@@ -73,16 +73,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def job_steps(workers: int, pytest_args: str = "") -> list[tuple[str, list[str]]]:
-    """The steps of ``make test-local`` as (name, argv), with ``-n workers`` when above 0."""
+def job_steps(endpoint: str, workers: int, pytest_args: str = "") -> list[tuple[str, list[str]]]:
+    """The steps of ``make test-local`` as (name, argv), with ``-n workers`` when above 0;
+    the preflight reads the account's concurrency figures from ``endpoint``."""
     tapstack = [sys.executable, "-m", "tapstack.cli"]
     pytest = [sys.executable, "-m", "pytest", "tests/integration"]
     if workers:
         pytest += ["-n", str(workers)]
     pytest += shlex.split(pytest_args)
+    preflight = [*tapstack, "preflight", "--parameters", "localstack", "--endpoint", endpoint]
     return [
-        ("preflight", [*tapstack, "preflight", "--parameters", "localstack"]),
         ("up", [*tapstack, "up"]),
+        ("preflight", preflight),
         ("pytest", pytest),
     ]
 
@@ -256,9 +258,9 @@ def run(
         "passed": sum(1 for record in records if record["passed"]),
         "failed": sum(1 for record in records if not record["passed"]),
     }
+    steps = " ; ".join(shlex.join(argv[1:]) for _, argv in job_steps("URL", 2, pytest_args))
     result["notes"] = [
-        f"steps: {' ; '.join(shlex.join(argv[1:]) for _, argv in job_steps(2, pytest_args))} "
-        "(-n 2 only in the -n2 configurations)",
+        f"steps: {steps} (-n 2 only in the -n2 configurations)",
         "cold: scratch LocalStack stopped and its stacks deleted first (not timed); "
         "warm: `tapstack up` and `tapstack deploy` made sure of first (not timed)",
         f"logs: {logs}",
@@ -280,7 +282,7 @@ def _run_configuration(
         scratch.make_cold()
 
     steps = []
-    for step, argv in job_steps(workers, pytest_args):
+    for step, argv in job_steps(scratch.settings.local_endpoint, workers, pytest_args):
         status, seconds = run_step(argv, scratch.environment, log_path, deadline.bounded(3600))
         steps.append({"step": step, "status": status, "seconds": round(seconds, 1)})
         if status != 0:

@@ -10,15 +10,15 @@ from tapstack.runtime.settings import RuntimeSettings
 
 
 def test_job_steps_are_those_of_make_test_local():
-    steps = suite.job_steps(0)
+    steps = suite.job_steps("http://127.0.0.1:4599", 0)
 
-    assert [name for name, _ in steps] == ["preflight", "up", "pytest"]
-    assert steps[0][1][1:] == ["-m", "tapstack.cli", "preflight", "--parameters", "localstack"]
+    assert [name for name, _ in steps] == ["up", "preflight", "pytest"]
+    assert steps[1][1][4:] == ["--parameters", "localstack", "--endpoint", "http://127.0.0.1:4599"]
     assert steps[2][1] == [sys.executable, "-m", "pytest", "tests/integration"]
 
 
 def test_job_steps_with_workers_and_extra_pytest_args():
-    pytest_argv = suite.job_steps(2, "-x -k 'webhook and not slow'")[2][1]
+    pytest_argv = suite.job_steps("http://127.0.0.1:4599", 2, "-x -k 'webhook and not slow'")[2][1]
 
     assert pytest_argv[-5:] == ["-n", "2", "-x", "-k", "webhook and not slow"]
 
