@@ -103,6 +103,31 @@ def collect(
     return gathered
 
 
+def attach(item, report) -> None:
+    """Add the evidence sections to ``report`` when it is the failed setup or call of ``item``.
+
+    The pytest hook ``pytest_runtest_makereport`` of the integration suite calls this. A
+    passing test, a teardown, and a test that used neither ``stack_outputs`` nor
+    ``aws_clients`` get nothing. The test's webhook event ids come from
+    ``item.tapstack_event_ids``, its start time from ``item.tapstack_started``.
+    """
+    if not report.failed or report.when not in ("setup", "call"):
+        return
+    fixtures = getattr(item, "funcargs", {})
+    outputs = fixtures.get("stack_outputs")
+    clients = fixtures.get("aws_clients")
+    if outputs is None or clients is None:
+        return
+
+    sections = collect(
+        clients,
+        outputs,
+        event_ids=getattr(item, "tapstack_event_ids", ()),
+        since=getattr(item, "tapstack_started", None),
+    )
+    report.sections.extend(sections)
+
+
 def _log_line(logical_id: str, event: dict) -> str:
     stamp = time.strftime("%H:%M:%S", time.gmtime(event["timestamp"] / 1000))
     return f"{stamp} {logical_id}: {event['message'].rstrip()}"

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from tapstack.stack import evidence
 from tapstack.waiters import Poll, wait_for
 
 LOG = logging.getLogger(__name__)
@@ -32,26 +33,8 @@ def pytest_runtest_setup(item):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    if report.failed and call.when in ("setup", "call"):
-        _attach_evidence(item, report)
+    evidence.attach(item, report)
     return report
-
-
-def _attach_evidence(item, report) -> None:
-    outputs = item.funcargs.get("stack_outputs")
-    clients = item.funcargs.get("aws_clients")
-    if outputs is None or clients is None:
-        return
-    from tapstack.stack import evidence
-
-    sections = evidence.collect(
-        clients,
-        outputs,
-        event_ids=getattr(item, "tapstack_event_ids", ()),
-        since=getattr(item, "tapstack_started", None),
-    )
-    for title, text in sections:
-        report.sections.append((title, text))
 
 
 # -- fault injection -------------------------------------------------------------------------

@@ -129,3 +129,35 @@ def test_delete_removes_the_stack(moto_aws, template_path, bundle):
     deploy.delete(None, "TapStackdev")
 
     assert discovery.describe_stack(aws.client("cloudformation"), "TapStackdev") is None
+
+
+def test_deploy_reuses_a_stack_whose_update_has_nothing_to_do(
+    moto_aws, template_path, bundle, monkeypatch
+):
+    # A stack whose resources match but whose tag is stale, as LocalStack 4.9.2 leaves one:
+    # its UpdateStack ignores Tags, and a no-op update changes nothing at all.
+    bucket = deploy.code_bucket_name("123456789012", aws.region())
+    parameters = {
+        "Colour": "blue",
+        "EnvironmentSuffix": "dev",
+        "CodeBucket": bucket,
+        "CodeKey": f"bundles/{bundle.sha256}.zip",
+    }
+    cloudformation = aws.client("cloudformation")
+    cloudformation.create_stack(
+        **deploy._stack_arguments("TapStackdev", template_path, parameters, "stale")
+    )
+    updates = []
+    update = deploy._update
+
+    def counted_update(clients, name, *rest):
+        updates.append(name)
+        return update(clients, name, *rest)
+
+    monkeypatch.setattr(deploy, "_update", counted_update)
+
+    result = run_deploy(template_path, bundle)
+
+    assert result.action == "reused"
+    assert updates == ["TapStackdev"]
+    assert discovery.describe_stack(cloudformation, "TapStackdev").content_hash == "stale"
