@@ -143,6 +143,24 @@ def wait_for_stack_settled(
     return dict(settled)
 
 
+def wait_for_change_set(
+    cloudformation, stack_name: str, change_set: str, *, timeout: float = 300, interval: float = 1.0
+) -> dict:
+    """Wait until a change set is created or has failed; return its description."""
+
+    def probe() -> Poll:
+        described = cloudformation.describe_change_set(
+            StackName=stack_name, ChangeSetName=change_set
+        )
+        status = described["Status"]
+        done = status not in ("CREATE_PENDING", "CREATE_IN_PROGRESS")
+        return Poll(done, {"Status": status, "StatusReason": described.get("StatusReason")})
+
+    return wait_for(
+        f"change set {change_set} of stack {stack_name}", probe, timeout=timeout, interval=interval
+    )
+
+
 class _StackView(dict):
     """A describe_stacks entry whose text form is just its status (for timeout messages)."""
 

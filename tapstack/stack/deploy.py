@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from tapstack import aws, paths
 from tapstack.stack import discovery, gaps
 from tapstack.stack.errors import DeployError
-from tapstack.waiters import WaitTimeout, wait_for_stack_settled
+from tapstack.waiters import WaitTimeout, wait_for_change_set, wait_for_stack_settled
 
 LOG = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ DEAD_STATUSES = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "CREAT
 DEFAULT_PARAMETER_SET = "localstack"
 DEFAULT_TIMEOUT = 900.0
 EVENTS_SHOWN = 15
+#: How CloudFormation (and LocalStack) say that a change set would change nothing.
+NOTHING_TO_UPDATE = ("didn't contain changes", "No updates are to be performed")
 
 
 @dataclass(frozen=True)
@@ -303,16 +305,42 @@ def _create(clients, name, template_path, parameters, digest, timeout) -> None:
 
 
 def _update(clients, name, template_path, parameters, digest, timeout) -> str:
+    # Through a change set, not UpdateStack: LocalStack 4.9.2 ignores Tags on UpdateStack, so
+    # the content-hash tag would keep the old hash, and deploying the old template again
+    # would then wrongly reuse the updated stack. An executed change set carries the tags.
+    cloudformation = clients.cloudformation
+    change_set = f"tapstack-{digest[:12]}-{int(time.time())}"
     arguments = _stack_arguments(name, template_path, parameters, digest)
     try:
-        clients.cloudformation.update_stack(**arguments)
+        cloudformation.create_change_set(
+            ChangeSetName=change_set, ChangeSetType="UPDATE", **arguments
+        )
     except ClientError as exc:
-        if "No updates are to be performed" in str(exc):
+        # AWS and LocalStack create a FAILED change set when nothing changes; moto refuses.
+        if any(marker in str(exc) for marker in NOTHING_TO_UPDATE):
             LOG.info("stack %s: CloudFormation found nothing to update", name)
             return "reused"
         raise DeployError(f"update of {name} was refused: {exc}") from exc
-    _require_success(clients.cloudformation, name, "update", timeout)
+
+    description = wait_for_change_set(cloudformation, name, change_set, timeout=timeout)
+    if description["Status"] == "FAILED":
+        reason = description.get("StatusReason") or "no reason given"
+        _delete_change_set(cloudformation, name, change_set)
+        if any(marker in reason for marker in NOTHING_TO_UPDATE):
+            LOG.info("stack %s: CloudFormation found nothing to update", name)
+            return "reused"
+        raise DeployError(f"change set {change_set} of {name} failed: {reason}")
+
+    cloudformation.execute_change_set(StackName=name, ChangeSetName=change_set)
+    _require_success(cloudformation, name, "update", timeout)
     return "updated"
+
+
+def _delete_change_set(cloudformation, name: str, change_set: str) -> None:
+    try:
+        cloudformation.delete_change_set(StackName=name, ChangeSetName=change_set)
+    except ClientError as exc:
+        LOG.debug("could not delete change set %s of %s: %s", change_set, name, exc)
 
 
 def _require_success(cloudformation, name: str, operation: str, timeout: float) -> None:

@@ -54,6 +54,15 @@ GAPS: tuple[Gap, ...] = (
         "is unset (logged as a warning); LocalStack's quota error fails the deploy",
     ),
     Gap(
+        id="cloudformation-update-stack-tags",
+        service="CloudFormation",
+        localstack="ignores Tags on UpdateStack: the stack keeps the tags it was created "
+        "with (an executed change set does carry them)",
+        aws="applies the new tags with the update",
+        harness="updates through a change set, so the tapstack:content-hash tag follows "
+        "every update and a stack is never reused for content it no longer has",
+    ),
+    Gap(
         id=POINT_IN_TIME_RECOVERY_GAP,
         service="DynamoDB / CloudFormation",
         localstack="accepts PointInTimeRecoverySpecification on AWS::DynamoDB::Table and "
