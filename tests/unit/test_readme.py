@@ -2,9 +2,11 @@
 
 import re
 import shlex
+from datetime import UTC, datetime
 
 import pytest
 
+from handlers.schema import decode_json, parse_webhook
 from tapstack.cli import build_parser, main
 from tapstack.exitcodes import ExitStatus
 from tapstack.paths import PROJECT_ROOT
@@ -22,6 +24,15 @@ def _preflight_example() -> list[str]:
     (block,) = [block for block in _code_blocks() if block.startswith("$ tapstack preflight")]
     command = shlex.split(block.removeprefix("$ ").replace("\\\n", " "))
     return command[1:]
+
+
+def test_readme_webhook_example_is_a_valid_webhook():
+    (block,) = [block for block in _code_blocks() if block.startswith('{"event_id"')]
+    example = decode_json(block.encode())
+
+    webhook = parse_webhook(example, now=datetime(2026, 12, 3, 12, 0, tzinfo=UTC))
+
+    assert (webhook.event_id, webhook.symbol, str(webhook.price)) == ("evt-0001", "ACME", "101.25")
 
 
 def test_readme_gaps_table_is_the_list_in_gaps_module():
