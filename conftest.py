@@ -6,7 +6,6 @@ LocalStack that already answers, or brings one up and takes it down at the end.
 """
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -99,16 +98,12 @@ USE_STACK_KEY = object()
 
 @contextlib.contextmanager
 def _state_lock(name: str):
+    from tapstack.locking import exclusive_lock
     from tapstack.paths import state_dir
 
     folder = state_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / name, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield folder
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(folder / name):
+        yield folder
 
 
 @pytest.fixture(scope="session")

@@ -143,6 +143,19 @@ def wait_for_stack_settled(
     return dict(settled)
 
 
+def wait_for_mapping_enabled(
+    lambda_client, mapping_uuid: str, *, timeout: float = 60, interval: float = 0.2
+) -> str:
+    """Wait until an event source mapping's State is ``Enabled``."""
+
+    def probe() -> Poll:
+        state = lambda_client.get_event_source_mapping(UUID=mapping_uuid).get("State")
+        return Poll(state == "Enabled", state)
+
+    description = f"event source mapping {mapping_uuid} to be Enabled"
+    return wait_for(description, probe, timeout=timeout, interval=interval)
+
+
 def wait_for_change_set(
     cloudformation, stack_name: str, change_set: str, *, timeout: float = 300, interval: float = 1.0
 ) -> dict:

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from tapstack import aws
 from tapstack.bench.errors import BenchmarkError
 from tapstack.bench.report import Deadline, summarize
-from tapstack.waiters import Poll, WaitTimeout, wait_for
+from tapstack.waiters import Poll, WaitTimeout, wait_for, wait_for_mapping_enabled
 
 LOG = logging.getLogger(__name__)
 
@@ -180,18 +180,6 @@ def wait_for_function_active(lambda_client, name: str, timeout: float = 60) -> d
         return Poll(state == "Active", state)
 
     return wait_for(f"function {name} to be Active", probe, timeout=timeout, interval=0.1)
-
-
-def wait_for_mapping_enabled(lambda_client, mapping_uuid: str, timeout: float = 60) -> dict:
-    """Wait until an event source mapping's State is Enabled; return it."""
-
-    def probe() -> Poll:
-        mapping = lambda_client.get_event_source_mapping(UUID=mapping_uuid)
-        return Poll(mapping.get("State") == "Enabled", mapping.get("State"))
-
-    return wait_for(
-        f"event source mapping {mapping_uuid} to be Enabled", probe, timeout=timeout, interval=0.2
-    )
 
 
 def timed_invoke(lambda_client, name: str) -> float:

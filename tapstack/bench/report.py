@@ -24,6 +24,7 @@ from tapstack import runtime
 from tapstack.errors import ConfigurationError
 from tapstack.runtime.health import fetch_health
 from tapstack.runtime.settings import RuntimeSettings
+from tapstack.tables import format_table
 
 LOG = logging.getLogger(__name__)
 
@@ -168,18 +169,6 @@ def new_result(benchmark: str, machine: dict, parameters: dict) -> dict:
         "counts": {},
         "notes": [],
     }
-
-
-def format_table(rows: Sequence[Sequence[str]]) -> str:
-    """Rows of text as left-aligned columns two spaces apart; the first row is the header."""
-    if not rows:
-        return ""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        for row in rows
-    ]
-    return "\n".join(line.rstrip() for line in lines)
 
 
 def _number(value: float | None) -> str:

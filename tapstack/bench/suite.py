@@ -20,7 +20,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from tapstack.bench.report import (
 )
 from tapstack.runtime import provision
 from tapstack.runtime.health import fetch_health
+from tapstack.runtime.host import free_port
 from tapstack.runtime.settings import RuntimeSettings
 
 LOG = logging.getLogger(__name__)
@@ -64,13 +64,6 @@ CLEARED_VARIABLES = (
 )
 SUMMARY_MARKERS = (" passed", " failed", " error", "no tests ran")
 KILL_GRACE = 10.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def job_steps(endpoint: str, workers: int, pytest_args: str = "") -> list[tuple[str, list[str]]]:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tapstack import tables
 from tapstack.runtime import host, provision
 from tapstack.runtime.errors import RuntimeStartError
 from tapstack.runtime.health import fetch_health
@@ -115,6 +116,4 @@ def format_table(result: dict) -> str:
         rows.append(
             (name, f"{median:.2f}", " ".join(f"{v:.2f}" for v in result["samples_seconds"][name]))
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(line.rstrip() for line in lines)
+    return tables.format_table(rows)

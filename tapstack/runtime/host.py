@@ -1,7 +1,6 @@
 """Host mode: LocalStack as a process of this machine, in its own venv and process group."""
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -11,6 +10,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tapstack.locking import exclusive_lock
 from tapstack.runtime import processes, provision
 from tapstack.runtime.errors import RuntimeStartError, read_log_tail
 from tapstack.runtime.health import GaveUp, fetch_health, wait_for_ready
@@ -109,16 +109,18 @@ def _write_pid_file(settings: RuntimeSettings, pid: int) -> None:
 @contextlib.contextmanager
 def state_lock(settings: RuntimeSettings):
     """Serialise up/down on one state dir (parallel test workers call ``up`` together)."""
-    settings.localstack_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.localstack_dir / "runtime.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(settings.localstack_dir / "runtime.lock"):
+        yield
 
 
 # --- up / down -------------------------------------------------------------------------------
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

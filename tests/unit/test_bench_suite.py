@@ -64,10 +64,6 @@ def test_pytest_summary_finds_the_last_summary_line(output, expected):
     assert (summary.split(" in ")[0] if summary else None) == expected
 
 
-def test_free_port_is_a_port_number():
-    assert 0 < suite.free_port() < 65536
-
-
 def test_format_text_lists_each_run():
     result = {
         "benchmark": "suite",

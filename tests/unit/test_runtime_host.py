@@ -203,3 +203,10 @@ def status_document(ready):
         "lambda_python": ready.lambda_python,
         "lambda_python_source": ready.lambda_python_source,
     }
+
+
+def test_free_port_is_a_port_nothing_listens_on():
+    port = host.free_port()
+
+    assert 0 < port < 65536
+    assert host.port_is_free(port)

@@ -21,7 +21,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tapstack import aws
-from tapstack.waiters import Poll, wait_for, wait_for_item, wait_for_log_event
+from tapstack.waiters import (
+    Poll,
+    wait_for,
+    wait_for_item,
+    wait_for_log_event,
+    wait_for_mapping_enabled,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -215,14 +221,6 @@ def wait_for_table_active(dynamodb_client, name: str) -> dict:
         return Poll(table["TableStatus"] == "ACTIVE", table)
 
     return wait_for(f"table {name} to be ACTIVE", probe, timeout=60, interval=0.2)
-
-
-def wait_for_mapping_enabled(lambda_client, mapping_id: str) -> None:
-    def probe() -> Poll:
-        state = lambda_client.get_event_source_mapping(UUID=mapping_id)["State"]
-        return Poll(state == "Enabled", state)
-
-    wait_for(f"event source mapping {mapping_id} to be Enabled", probe, timeout=30, interval=0.2)
 
 
 # -- tests ------------------------------------------------------------------------------------

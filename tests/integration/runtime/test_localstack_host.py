@@ -37,12 +37,6 @@ def shared_settings():
     return settings
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lambda_runtime_python(shared_settings):
     """The provisioned Lambda runtime venv's python, even when TAPSTACK_LAMBDA_PYTHON is set."""
@@ -55,7 +49,7 @@ def lambda_runtime_python(shared_settings):
 def scratch(shared_settings, tmp_path):
     """Settings for a fresh state dir that borrows the shared LocalStack and Lambda venvs."""
     settings = shared_settings.with_changes(
-        state_dir=tmp_path, port=free_port(), ready_timeout=90.0
+        state_dir=tmp_path, port=host.free_port(), ready_timeout=90.0
     )
     settings.localstack_dir.mkdir(parents=True)
     settings.venv_dir.symlink_to(shared_settings.venv_dir, target_is_directory=True)
